@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+import re
+
+import keras
+import numpy as np
+import pytest
+from conftest import TINY
+
+import train
+
+
+def run(*flags: str) -> int:
+    return train.main([*TINY, *flags])
+
+
+def test_a_short_run_learns_and_writes_its_outputs(tiny_mnist, tmp_path, capsys):
+    out = tmp_path / "run"
+    # delay 0 and a slightly wider model: learning to name the current digit shows within seconds.
+    flags = ["--delay", "0", "--filters", "8", "--hidden-size", "32", "--learning-rate", "5e-3", "--warmup-epochs", "0"]
+    assert run("--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "6", *flags) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = metrics["history"]
+    assert metrics["epochs_completed"] == 6 == len(history)
+    assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.3  # chance level is ln(10) = 2.30
+    assert metrics["val_delayed_accuracy"] > 0.25  # chance is 0.10
+    for key in ("val_delayed_accuracy", "train_delayed_accuracy", "train_images_per_second", "num_replicas"):
+        assert metrics[key] is not None and metrics[key] >= 0
+    assert metrics["config"]["delay"] == 0
+    assert list((out / "checkpoints").glob("ckpt-6.index"))
+    assert (out / "config.json").exists()
+    model = keras.models.load_model(out / "model.keras")
+    assert model.output_shape == (None, None, 10)
+    if metrics["config"]["tensorboard"]:
+        assert list((out / "logs" / "train").glob("events.out.tfevents.*"))
+    printed = capsys.readouterr().out
+    assert "epoch 6/6" in printed and "val_acc" in printed
+
+
+def test_running_again_resumes_from_the_last_checkpoint(tiny_mnist, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ("--data-dir", str(tiny_mnist), "--output-dir", str(out))
+    assert run(*common, "--epochs", "1") == 0
+    first = json.loads((out / "metrics.json").read_text())
+    assert run(*common, "--epochs", "2") == 0
+    assert "resuming from" in capsys.readouterr().out
+    second = json.loads((out / "metrics.json").read_text())
+    assert second["epochs_completed"] == 2
+    assert second["history"][0] == first["history"][0]  # continued, not restarted
+
+
+def test_resuming_with_another_model_shape_names_the_setting(tiny_mnist, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ("--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "1")
+    assert run(*common) == 0
+    assert run(*common, "--hidden-size", "8", "--epochs", "2") == 1
+    assert "--hidden-size" in capsys.readouterr().err
+    assert run(*common, "--hidden-size", "8", "--no-resume") == 0
+
+
+def test_missing_data_is_one_line_and_exit_1(tmp_path, capsys):
+    assert run("--data-dir", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "run")) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "nope" in err and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "-1"], "--epochs"),
+        (["--delay", "5"], "--delay"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--gpus", "two"], "--gpus"),
+    ],
+)
+def test_invalid_flags_are_argparse_errors(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run(*flags)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys):
+    assert run("--dry-run", "--output-dir", str(tmp_path / "run")) == 0
+    printed = capsys.readouterr().out
+    assert "replicas" in printed and "per replica" in printed and "all-reduce" in printed
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_lists_every_flag_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--data-dir", "--epochs", "--batch-size", "--delay", "--seed", "--no-resume", "--output-dir"):
+        assert flag in text
+    delay_help = re.search(r"--delay DELAY\s+(.*?)\n  -", text, re.S).group(1)
+    assert "(default: {{ cookiecutter.delay }})" in " ".join(delay_help.split())
+
+
+def test_model_is_the_one_trained(tiny_mnist, tmp_path):
+    out = tmp_path / "run"
+    assert run("--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "1") == 0
+    model = keras.models.load_model(out / "model.keras")
+    images = np.zeros((1, 5, 28, 28, 1), "float32")
+    assert np.isfinite(np.asarray(model(images))).all()

@@ -1,0 +1,1 @@
+"""{{ cookiecutter.project_name | replace('"', "'") | replace("\\", "/") }}: name the MNIST digit seen `delay` steps earlier."""

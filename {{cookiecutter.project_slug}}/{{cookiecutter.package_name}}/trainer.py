@@ -1,0 +1,324 @@
+"""The training loop: metrics, checkpoints, resume.
+
+A custom tf.function step under a tf.distribute strategy (measured about 1.4x
+faster than `model.fit` for this model on a CPU, and it also runs under
+MultiWorkerMirroredStrategy, where Keras 3 `fit` does not). The order follows
+TensorFlow's custom-training tutorial:
+
+1. data: one SequenceData per split, batches of the *global* batch size;
+2. model, optimizer and checkpoint are created under `strategy.scope()`;
+3. `train_step` runs the per-replica step with `strategy.run` and sums the
+   per-replica results with `strategy.reduce`;
+4. after each epoch: validate, log, checkpoint, write metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .config import MODEL_SHAPE_SETTINGS, Config, SettingsError
+from .data import DataError, SequenceData, list_split
+from .model import build_model
+
+
+class TrainingError(Exception):
+    """Training cannot go on; the message says why and what was kept."""
+
+
+def single_device_strategy(cfg: Config) -> tf.distribute.Strategy:
+    """The first GPU when one is visible and wanted, else the CPU."""
+    if cfg.cpu_replicas > 1:
+        raise SettingsError(
+            f"--cpu-replicas {cfg.cpu_replicas}: this project was baked for one device (num_gpus 0 or 1); "
+            "re-bake it with num_gpus=all for several replicas"
+        )
+    gpus = tf.config.list_physical_devices("GPU")
+    if cfg.gpus == "0" or not gpus:
+        if gpus:
+            tf.config.set_visible_devices([], "GPU")
+        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    return tf.distribute.OneDeviceStrategy("/gpu:0")
+
+
+def describe_strategy(strategy: tf.distribute.Strategy, cfg: Config) -> str:
+    """What --dry-run prints: devices, strategy, replicas and the batch split."""
+    replicas = strategy.num_replicas_in_sync
+    devices = ", ".join(strategy.extended.worker_devices)
+    lines = [
+        f"visible devices : {', '.join(d.name for d in tf.config.list_logical_devices())}",
+        f"strategy        : {type(strategy).__name__} on {devices}",
+        f"replicas        : {replicas}",
+        f"global batch    : {cfg.batch_size} sequences = {cfg.batch_size * cfg.sequence_length} images",
+        f"per replica     : {cfg.batch_size // replicas} sequences",
+        f"all-reduce      : {getattr(strategy, 'all_reduce_description', 'none (one replica)')}",
+    ]
+    return "\n".join(lines)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Only the chief writes checkpoints, logs and results; always True on one machine."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().jobs
+    )
+
+
+def learning_rate_schedule(cfg: Config, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Linear warm-up to --learning-rate, then cosine decay to zero at the last step."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = min(total - 1, int(cfg.warmup_epochs * steps_per_epoch))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else cfg.learning_rate,
+        decay_steps=total - warmup,
+        warmup_target=cfg.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def masked_sums(logits, targets, mask):
+    """Summed cross-entropy, correct predictions and targets over the steps that have a target."""
+    ce = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)  # (B, T)
+    hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), targets), tf.float32)
+    return tf.reduce_sum(ce * mask), tf.reduce_sum(hits * mask), tf.reduce_sum(mask)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, strategy: tf.distribute.Strategy):
+        self.cfg = cfg
+        self.strategy = strategy
+        self.chief = is_chief(strategy)
+        self.out = Path(cfg.output_dir)
+        replicas = strategy.num_replicas_in_sync
+        if cfg.batch_size % replicas:
+            raise SettingsError(f"--batch-size {cfg.batch_size} must divide by the number of replicas ({replicas})")
+
+        # 1. Data.
+        self.train_split = list_split(cfg.data_dir, "training")
+        self.val_split = list_split(cfg.data_dir, "testing")
+        images_per_batch = cfg.batch_size * cfg.sequence_length
+        if len(self.train_split) < images_per_batch:
+            raise DataError(
+                f"{cfg.data_dir}/training has {len(self.train_split)} images, fewer than one batch "
+                f"(--batch-size {cfg.batch_size} x --sequence-length {cfg.sequence_length} = {images_per_batch})"
+            )
+        self.train_data = SequenceData(self.train_split, cfg.sequence_length, cfg.delay, cfg.batch_size)
+        self.val_data = SequenceData(self.val_split, cfg.sequence_length, cfg.delay, cfg.batch_size)
+        self.steps_per_epoch = self.train_data.steps_per_epoch
+        if cfg.steps_per_epoch:
+            self.steps_per_epoch = min(self.steps_per_epoch, cfg.steps_per_epoch)
+
+        # 2. Everything that creates variables goes under the strategy scope. The optimizer is
+        # built here too: Keras 3 creates its slots lazily, which a replica context cannot do.
+        keras.utils.set_random_seed(cfg.seed)
+        with strategy.scope():
+            self.model = build_model(cfg.recurrence, cfg.filters, cfg.hidden_size, cfg.dropout)
+            self.optimizer = keras.optimizers.Adam(learning_rate_schedule(cfg, self.steps_per_epoch))
+            self.optimizer.build(self.model.trainable_variables)
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.out / "checkpoints", max_to_keep=3)
+
+        element_spec = strategy.experimental_distribute_dataset(self.train_data.epoch(0)).element_spec
+        self._train_step = tf.function(self._distributed_train_step, input_signature=[element_spec])
+        self._eval_step = tf.function(self._distributed_eval_step, input_signature=[element_spec])
+        self.history: list[dict] = []
+
+    # -- steps ---------------------------------------------------------------------------
+    def _replica_train_step(self, images, targets, mask):
+        # The loss is averaged over the targets of the *global* batch: each replica divides its
+        # sum by the all-reduced count, and the optimizer sums the replicas' gradients.
+        count = tf.distribute.get_replica_context().all_reduce("sum", tf.reduce_sum(mask))
+        with tf.GradientTape() as tape:
+            logits = self.model(images, training=True)
+            loss_sum, hits, n = masked_sums(logits, targets, mask)
+            loss = loss_sum / tf.maximum(count, 1.0)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=False))
+        return loss_sum, hits, n
+
+    def _distributed_train_step(self, batch):
+        results = self.strategy.run(self._replica_train_step, args=batch)
+        return [self.strategy.reduce("sum", r, axis=None) for r in results]
+
+    def _replica_eval_step(self, images, targets, mask):
+        return masked_sums(self.model(images, training=False), targets, mask)
+
+    def _distributed_eval_step(self, batch):
+        results = self.strategy.run(self._replica_eval_step, args=batch)
+        return [self.strategy.reduce("sum", r, axis=None) for r in results]
+
+    # -- loops ---------------------------------------------------------------------------
+    def evaluate(self, data: SequenceData) -> dict:
+        totals = np.zeros(3)
+        for batch in self.strategy.experimental_distribute_dataset(data.epoch(0, shuffle=False)):
+            totals += [float(t) for t in self._eval_step(batch)]
+        loss_sum, hits, n = totals
+        return {"loss": loss_sum / max(n, 1), "delayed_accuracy": hits / max(n, 1)}
+
+    def train_epoch(self, epoch: int) -> dict:
+        dataset = self.train_data.epoch(epoch, seed=self.cfg.seed).take(self.steps_per_epoch)
+        progbar = keras.utils.Progbar(
+            self.steps_per_epoch, stateful_metrics=["loss", "acc"], verbose=1 if self.chief else 0
+        )
+        totals = np.zeros(3)
+        start = time.perf_counter()
+        for step, batch in enumerate(self.strategy.experimental_distribute_dataset(dataset), 1):
+            loss_sum, hits, n = (float(t) for t in self._train_step(batch))
+            if not math.isfinite(loss_sum):
+                kept = self.manager.latest_checkpoint or "none yet"
+                raise TrainingError(
+                    f"loss became {loss_sum} at epoch {epoch + 1}, step {step}; "
+                    f"stopped without saving (last good checkpoint: {kept})"
+                )
+            totals += (loss_sum, hits, n)
+            progbar.update(step, [("loss", totals[0] / max(totals[2], 1)), ("acc", totals[1] / max(totals[2], 1))])
+        seconds = time.perf_counter() - start
+        images = min(self.steps_per_epoch * self.cfg.batch_size * self.cfg.sequence_length, len(self.train_split))
+        return {
+            "loss": totals[0] / max(totals[2], 1),
+            "delayed_accuracy": totals[1] / max(totals[2], 1),
+            "images_per_second": images / seconds,
+            "seconds": seconds,
+        }
+
+    def restore(self) -> int:
+        """Resume from the latest checkpoint if asked to; returns the first epoch to run."""
+        config_path = self.out / "config.json"
+        if not (self.cfg.resume and self.manager.latest_checkpoint):
+            return 0
+        if config_path.exists():
+            saved = json.loads(config_path.read_text())
+            for name in MODEL_SHAPE_SETTINGS:
+                if name in saved and saved[name] != getattr(self.cfg, name):
+                    raise SettingsError(
+                        f"--{name.replace('_', '-')} is {getattr(self.cfg, name)!r} but the checkpoints in "
+                        f"{self.out} were written with {saved[name]!r}; use that value, another "
+                        "--output-dir, or --no-resume to start over"
+                    )
+        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        metrics_path = self.out / "metrics.json"
+        if metrics_path.exists():
+            self.history = json.loads(metrics_path.read_text()).get("history", [])
+        self.history = self.history[: int(self.epoch.numpy())]
+        return int(self.epoch.numpy())
+
+    def fit(self) -> dict:
+        cfg = self.cfg
+        first_epoch = self.restore()
+        if self.chief:
+            self._prepare_output_dir()
+            cfg.save(self.out / "config.json")
+        writers = self._summary_writers()
+        if first_epoch:
+            print(f"resuming from {self.manager.latest_checkpoint} (epoch {first_epoch} done)")
+        print(
+            f"training {cfg.recurrence}, delay {cfg.delay}: {len(self.train_split):,} training and "
+            f"{len(self.val_split):,} validation images, {self.steps_per_epoch} steps of "
+            f"{cfg.batch_size} x {cfg.sequence_length} images per epoch, "
+            f"{self.strategy.num_replicas_in_sync} replica(s)"
+        )
+        for skipped, split in ((self.train_split.skipped, "training"), (self.val_split.skipped, "testing")):
+            if skipped:
+                print(f"skipped {skipped} entries in {cfg.data_dir}/{split} that are not digit folders or .png files")
+        for epoch in range(first_epoch, cfg.epochs):
+            train = self.train_epoch(epoch)
+            val = self.evaluate(self.val_data)
+            self.epoch.assign(epoch + 1)
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": train["loss"],
+                "train_delayed_accuracy": train["delayed_accuracy"],
+                "val_loss": val["loss"],
+                "val_delayed_accuracy": val["delayed_accuracy"],
+                "train_images_per_second": train["images_per_second"],
+                "learning_rate": float(self.optimizer.learning_rate),
+                "seconds": train["seconds"],
+            }
+            self.history.append(record)
+            print(
+                f"epoch {epoch + 1}/{cfg.epochs}  loss {train['loss']:.4f}  "
+                f"acc {100 * train['delayed_accuracy']:.2f}%  val_loss {val['loss']:.4f}  "
+                f"val_acc {100 * val['delayed_accuracy']:.2f}%  "
+                f"{train['images_per_second']:,.0f} images/s  {train['seconds']:.1f}s",
+                flush=True,
+            )
+            if self.chief:
+                self.manager.save(checkpoint_number=epoch + 1)
+                self._log_epoch(writers, record)
+                self._write_metrics()
+        if self.chief:
+            self.model.save(self.out / "model.keras")
+            print(f"saved {self.out / 'model.keras'} and {self.out / 'metrics.json'}")
+        return self._write_metrics() if self.chief else self._metrics()
+
+    # -- outputs -------------------------------------------------------------------------
+    def _prepare_output_dir(self) -> None:
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            probe = self.out / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as err:
+            raise SettingsError(f"--output-dir {self.out} cannot be written: {err.strerror}") from None
+
+    def _summary_writers(self) -> dict:
+        if not (self.chief and self.cfg.tensorboard):
+            return {}
+        return {
+            "train": tf.summary.create_file_writer(str(self.out / "logs" / "train")),
+            "validation": tf.summary.create_file_writer(str(self.out / "logs" / "validation")),
+        }
+
+    def _log_epoch(self, writers: dict, record: dict) -> None:
+        if not writers:
+            return
+        step = record["epoch"]
+        with writers["train"].as_default(step=step):
+            tf.summary.scalar("loss", record["train_loss"])
+            tf.summary.scalar("delayed_accuracy", record["train_delayed_accuracy"])
+            tf.summary.scalar("learning_rate", record["learning_rate"])
+            tf.summary.scalar("images_per_second", record["train_images_per_second"])
+        with writers["validation"].as_default(step=step):
+            tf.summary.scalar("loss", record["val_loss"])
+            tf.summary.scalar("delayed_accuracy", record["val_delayed_accuracy"])
+        for writer in writers.values():
+            writer.flush()
+
+    def _metrics(self) -> dict:
+        last = self.history[-1] if self.history else {}
+        return {
+            "val_delayed_accuracy": last.get("val_delayed_accuracy"),
+            "train_delayed_accuracy": last.get("train_delayed_accuracy"),
+            "val_loss": last.get("val_loss"),
+            "train_loss": last.get("train_loss"),
+            "epochs_completed": len(self.history),
+            "train_images_per_second": last.get("train_images_per_second"),
+            "num_replicas": self.strategy.num_replicas_in_sync,
+            "strategy": type(self.strategy).__name__,
+            "config": asdict(self.cfg),
+            "history": self.history,
+        }
+
+    def _write_metrics(self) -> dict:
+        metrics = self._metrics()
+        path = self.out / "metrics.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        tmp.replace(path)  # atomic: a kill never leaves half a file
+        return metrics
+
+
+def train(cfg: Config, strategy: tf.distribute.Strategy) -> dict:
+    """Train with `cfg` on `strategy`; returns what metrics.json holds."""
+    return Trainer(cfg, strategy).fit()
