@@ -27,6 +27,23 @@ from {{ cookiecutter.package_name }}.trainer import single_device_strategy as ma
 from {{ cookiecutter.package_name }}.distribute import make_strategy
 from {{ cookiecutter.package_name }}.trainer import TrainingError, describe_strategy, train
 {%- endif %}
+{%- if cookiecutter.tensorboard == "yes" %}
+from {{ cookiecutter.package_name }}.visualize import Visualizer
+
+
+def make_observers(cfg) -> list:
+    """TensorBoard summaries and PNG figures, unless --no-tensorboard."""
+    return [Visualizer()] if cfg.tensorboard else []
+{%- else %}
+
+
+def make_observers(cfg) -> list:
+    """This project was baked with tensorboard=no: no summaries, no figures."""
+    if cfg.tensorboard:
+        raise SettingsError("--tensorboard: this project was baked with tensorboard=no (no visualization module)")
+    print("TensorBoard summaries and figures are off (baked with tensorboard=no)")
+    return []
+{%- endif %}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.dry_run:
             print(describe_strategy(strategy, cfg))
             return 0
-        train(cfg, strategy)
+        train(cfg, strategy, make_observers(cfg))
     except (DataError, SettingsError, TrainingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

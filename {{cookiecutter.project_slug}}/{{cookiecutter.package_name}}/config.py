@@ -56,7 +56,7 @@ class Config:
     # Output.
     output_dir: str = _setting("runs/default", "checkpoints, logs, metrics.json and model.keras go here")
     resume: bool = _setting(True, "resume from the latest checkpoint in --output-dir")
-    tensorboard: bool = _setting({{ "True" if cookiecutter.tensorboard == "yes" else "False" }}, "write TensorBoard event files")
+    tensorboard: bool = _setting({{ "True" if cookiecutter.tensorboard == "yes" else "False" }}, "TensorBoard summaries and PNG figures (the visualization module)")
     dry_run: bool = _setting(False, "print devices, strategy and batch split, then exit")
 
     def validate(self) -> None:

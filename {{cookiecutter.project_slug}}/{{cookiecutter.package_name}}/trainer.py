@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +28,8 @@ import tensorflow as tf
 from .config import MODEL_SHAPE_SETTINGS, Config, SettingsError
 from .data import DataError, SequenceData, list_split
 from .model import build_model
+
+VALIDATION_SEED = 20_240_601  # validation sequences are the same in every epoch and every run
 
 
 class TrainingError(Exception):
@@ -94,10 +97,13 @@ def masked_sums(logits, targets, mask):
 
 
 class Trainer:
-    def __init__(self, cfg: Config, strategy: tf.distribute.Strategy):
+    def __init__(self, cfg: Config, strategy: tf.distribute.Strategy, observers: list | None = None):
         self.cfg = cfg
         self.strategy = strategy
         self.chief = is_chief(strategy)
+        # Observers (TensorBoard, figures) get on_train_begin / on_step_end / on_epoch_end /
+        # on_train_end calls; only the chief has any.
+        self.observers = list(observers or []) if self.chief else []
         self.out = Path(cfg.output_dir)
         replicas = strategy.num_replicas_in_sync
         if cfg.batch_size % replicas:
@@ -161,7 +167,9 @@ class Trainer:
     # -- loops ---------------------------------------------------------------------------
     def evaluate(self, data: SequenceData) -> dict:
         totals = np.zeros(3)
-        for batch in self.strategy.experimental_distribute_dataset(data.epoch(0, shuffle=False)):
+        # A fixed random order: the split on disk is sorted by digit, and sequences of one
+        # digit would make the delay trivial.
+        for batch in self.strategy.experimental_distribute_dataset(data.epoch(0, seed=VALIDATION_SEED)):
             totals += [float(t) for t in self._eval_step(batch)]
         loss_sum, hits, n = totals
         return {"loss": loss_sum / max(n, 1), "delayed_accuracy": hits / max(n, 1)}
@@ -169,7 +177,7 @@ class Trainer:
     def train_epoch(self, epoch: int) -> dict:
         dataset = self.train_data.epoch(epoch, seed=self.cfg.seed).take(self.steps_per_epoch)
         progbar = keras.utils.Progbar(
-            self.steps_per_epoch, stateful_metrics=["loss", "acc"], verbose=1 if self.chief else 0
+            self.steps_per_epoch, stateful_metrics=["loss", "acc"], verbose=1 if self.chief and sys.stdout.isatty() else 0
         )
         totals = np.zeros(3)
         start = time.perf_counter()
@@ -182,6 +190,7 @@ class Trainer:
                     f"stopped without saving (last good checkpoint: {kept})"
                 )
             totals += (loss_sum, hits, n)
+            self._notify("on_step_end", epoch * self.steps_per_epoch + step, loss_sum / max(n, 1))
             progbar.update(step, [("loss", totals[0] / max(totals[2], 1)), ("acc", totals[1] / max(totals[2], 1))])
         seconds = time.perf_counter() - start
         images = min(self.steps_per_epoch * self.cfg.batch_size * self.cfg.sequence_length, len(self.train_split))
@@ -219,7 +228,7 @@ class Trainer:
         if self.chief:
             self._prepare_output_dir()
             cfg.save(self.out / "config.json")
-        writers = self._summary_writers()
+        self._notify("on_train_begin")
         if first_epoch:
             print(f"resuming from {self.manager.latest_checkpoint} (epoch {first_epoch} done)")
         print(
@@ -255,12 +264,23 @@ class Trainer:
             )
             if self.chief:
                 self.manager.save(checkpoint_number=epoch + 1)
-                self._log_epoch(writers, record)
                 self._write_metrics()
+            self._notify("on_epoch_end", record)
         if self.chief:
             self.model.save(self.out / "model.keras")
             print(f"saved {self.out / 'model.keras'} and {self.out / 'metrics.json'}")
+        self._notify("on_train_end")
         return self._write_metrics() if self.chief else self._metrics()
+
+    def example_batch(self, n: int):
+        """n validation sequences, the same every call: (images, targets, mask)."""
+        data = SequenceData(self.val_split, self.cfg.sequence_length, self.cfg.delay, n)
+        data.images = self.val_data.images  # share the decoded cache
+        return next(iter(data.epoch(0, seed=VALIDATION_SEED)))
+
+    def _notify(self, event: str, *args) -> None:
+        for observer in self.observers:
+            getattr(observer, event)(self, *args)
 
     # -- outputs -------------------------------------------------------------------------
     def _prepare_output_dir(self) -> None:
@@ -271,29 +291,6 @@ class Trainer:
             probe.unlink()
         except OSError as err:
             raise SettingsError(f"--output-dir {self.out} cannot be written: {err.strerror}") from None
-
-    def _summary_writers(self) -> dict:
-        if not (self.chief and self.cfg.tensorboard):
-            return {}
-        return {
-            "train": tf.summary.create_file_writer(str(self.out / "logs" / "train")),
-            "validation": tf.summary.create_file_writer(str(self.out / "logs" / "validation")),
-        }
-
-    def _log_epoch(self, writers: dict, record: dict) -> None:
-        if not writers:
-            return
-        step = record["epoch"]
-        with writers["train"].as_default(step=step):
-            tf.summary.scalar("loss", record["train_loss"])
-            tf.summary.scalar("delayed_accuracy", record["train_delayed_accuracy"])
-            tf.summary.scalar("learning_rate", record["learning_rate"])
-            tf.summary.scalar("images_per_second", record["train_images_per_second"])
-        with writers["validation"].as_default(step=step):
-            tf.summary.scalar("loss", record["val_loss"])
-            tf.summary.scalar("delayed_accuracy", record["val_delayed_accuracy"])
-        for writer in writers.values():
-            writer.flush()
 
     def _metrics(self) -> dict:
         last = self.history[-1] if self.history else {}
@@ -319,6 +316,6 @@ class Trainer:
         return metrics
 
 
-def train(cfg: Config, strategy: tf.distribute.Strategy) -> dict:
+def train(cfg: Config, strategy: tf.distribute.Strategy, observers: list | None = None) -> dict:
     """Train with `cfg` on `strategy`; returns what metrics.json holds."""
-    return Trainer(cfg, strategy).fit()
+    return Trainer(cfg, strategy, observers).fit()
