@@ -176,9 +176,8 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> dict:
         dataset = self.train_data.epoch(epoch, seed=self.cfg.seed).take(self.steps_per_epoch)
-        progbar = keras.utils.Progbar(
-            self.steps_per_epoch, stateful_metrics=["loss", "acc"], verbose=1 if self.chief and sys.stdout.isatty() else 0
-        )
+        show_bar = self.chief and sys.stdout.isatty()  # logs get the one-line summary only
+        progbar = keras.utils.Progbar(self.steps_per_epoch, stateful_metrics=["loss", "acc"], verbose=int(show_bar))
         totals = np.zeros(3)
         start = time.perf_counter()
         for step, batch in enumerate(self.strategy.experimental_distribute_dataset(dataset), 1):
