@@ -24,10 +24,35 @@ RECURRENCES = ("lstm", "gru", "simple_rnn", "conv_lstm", "conv_rnn")
 # Import names the generated project depends on or ships beside its package: a package
 # of the same name would shadow them.
 SHADOWED = {
-    "tensorflow", "tf", "keras", "numpy", "np", "PIL", "pillow", "mlxtend", "tensorboard",
-    "pytest", "ruff", "absl", "google", "h5py", "ml_dtypes", "optree", "scipy", "sklearn",
-    "pandas", "matplotlib", "setuptools", "pip", "cookiecutter",
-    "train", "prepare_data", "evaluate", "predict", "tests", "conftest",
+    "tensorflow",
+    "tf",
+    "keras",
+    "numpy",
+    "np",
+    "PIL",
+    "pillow",
+    "mlxtend",
+    "tensorboard",
+    "pytest",
+    "ruff",
+    "absl",
+    "google",
+    "h5py",
+    "ml_dtypes",
+    "optree",
+    "scipy",
+    "sklearn",
+    "pandas",
+    "matplotlib",
+    "setuptools",
+    "pip",
+    "cookiecutter",
+    "train",
+    "prepare_data",
+    "evaluate",
+    "predict",
+    "tests",
+    "conftest",
 }
 
 
@@ -46,8 +71,10 @@ def problems(answers):
     """Yield one message per invalid answer, each naming it and what is allowed."""
     slug = answers["project_slug"]
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", slug) or slug.endswith("."):
-        yield (f"project_slug {slug!r} is not a usable directory name: use 1-100 ASCII letters, digits, "
-               "'-', '_' or '.', starting with a letter or digit")
+        yield (
+            f"project_slug {slug!r} is not a usable directory name: use 1-100 ASCII letters, digits, "
+            "'-', '_' or '.', starting with a letter or digit"
+        )
 
     package = answers["package_name"]
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", package):
@@ -55,7 +82,7 @@ def problems(answers):
     elif keyword.iskeyword(package) or keyword.issoftkeyword(package):
         yield f"package_name {package!r} is a Python keyword: choose another name"
     elif package in SHADOWED or package.lower() in {s.lower() for s in SHADOWED} or package in sys.stdlib_module_names:
-        yield f"package_name {package!r} would shadow the module {package!r} that the project imports: choose another name"
+        yield f"package_name {package!r} would shadow the module of the same name: choose another name"
 
     if answers["recurrence"] not in RECURRENCES:
         yield f"recurrence {answers['recurrence']!r} is not one of {', '.join(RECURRENCES)}"
@@ -67,7 +94,7 @@ def problems(answers):
     if delay is None or delay < 0:
         yield f"delay {answers['delay']!r} must be an integer >= 0"
     elif length is not None and 1 <= length <= 1000 and delay >= length:
-        yield f"delay {delay} must be less than sequence_length ({length}): 0 <= delay < sequence_length"
+        yield f"delay {answers['delay']!r} must be less than sequence_length ({length}): 0 <= delay < sequence_length"
 
     gpus = answers["num_gpus"]
     if not (gpus == "all" or (as_int(gpus) is not None and as_int(gpus) >= 0)):
