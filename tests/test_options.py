@@ -118,8 +118,8 @@ def test_every_combination_bakes_lints_and_trains(bake, recurrence, tiny_png_dir
 
 
 # Each recurrence's full baked suite once; together they also cover each pruning once.
+# (lstm, all, yes) is the default rendering, whose suite runs in test_default_project.py.
 FULL_SUITES = [
-    ("lstm", "all", "yes"),  # the default: conv_rnn pruned
     ("gru", "0", "no"),  # distribute and visualize pruned
     ("simple_rnn", "1", "yes"),  # distribute pruned
     ("conv_lstm", "all", "no"),  # visualize pruned
@@ -130,8 +130,6 @@ FULL_SUITES = [
 @pytest.mark.slow
 @pytest.mark.parametrize("recurrence, gpus, board", FULL_SUITES, ids=["-".join(c) for c in FULL_SUITES])
 def test_baked_project_passes_its_own_suite(bake, recurrence, gpus, board):
-    if (recurrence, gpus, board) == ("lstm", "all", "yes"):
-        pytest.skip("the default rendering's suite runs in test_default_project.py")
     project = bake(recurrence=recurrence, num_gpus=gpus, tensorboard=board)
     result = run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], cwd=project, timeout=900)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
