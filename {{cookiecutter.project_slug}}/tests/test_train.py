@@ -6,6 +6,7 @@ import re
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import TINY
 
 import train
@@ -19,23 +20,25 @@ def test_a_short_run_learns_and_writes_its_outputs(tiny_mnist, tmp_path, capsys)
     out = tmp_path / "run"
     # delay 0 and a slightly wider model: learning to name the current digit shows within seconds.
     flags = ["--delay", "0", "--filters", "8", "--hidden-size", "32", "--learning-rate", "5e-3", "--warmup-epochs", "0"]
-    assert run("--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "6", *flags) == 0
+    assert run("--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "8", *flags) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     history = metrics["history"]
-    assert metrics["epochs_completed"] == 6 == len(history)
+    assert metrics["epochs_completed"] == 8 == len(history)
     assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.3  # chance level is ln(10) = 2.30
     assert metrics["val_delayed_accuracy"] > 0.25  # chance is 0.10
     for key in ("val_delayed_accuracy", "train_delayed_accuracy", "train_images_per_second", "num_replicas"):
         assert metrics[key] is not None and metrics[key] >= 0
     assert metrics["config"]["delay"] == 0
-    assert list((out / "checkpoints").glob("ckpt-6.index"))
+    steps = 8 * 10  # 200 images / (4 x 5) per step, 8 epochs
+    assert tf.train.latest_checkpoint(out / "checkpoints").endswith(f"ckpt-{steps}")
+    assert tf.train.latest_checkpoint(out / "checkpoints" / "best")
     assert (out / "config.json").exists()
     model = keras.models.load_model(out / "model.keras")
     assert model.output_shape == (None, None, 10)
     if metrics["config"]["tensorboard"]:
         assert list((out / "logs" / "train").glob("events.out.tfevents.*"))
     printed = capsys.readouterr().out
-    assert "epoch 6/6" in printed and "val_acc" in printed
+    assert "epoch 8/8" in printed and "val_acc" in printed
 
 
 def test_running_again_resumes_from_the_last_checkpoint(tiny_mnist, tmp_path, capsys):

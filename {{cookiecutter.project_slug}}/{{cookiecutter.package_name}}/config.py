@@ -48,6 +48,7 @@ class Config:
     learning_rate: float = _setting(2e-3, "peak learning rate of the warm-up + cosine schedule")
     warmup_epochs: float = _setting(0.5, "linear warm-up length, in epochs")
     seed: int = _setting(0, "seed of weights, dropout and data order")
+    deterministic: bool = _setting(False, "deterministic TensorFlow ops: identical runs for a seed (slower)")
 
     # Devices.
     gpus: str = _setting("{{ cookiecutter.num_gpus }}", "GPUs to train on: 'all' or a number (0: CPU only)")
@@ -56,12 +57,15 @@ class Config:
     # Output.
     output_dir: str = _setting("runs/default", "checkpoints, logs, metrics.json and model.keras go here")
     resume: bool = _setting(True, "resume from the latest checkpoint in --output-dir")
+    checkpoint_every: int = _setting(100, "also checkpoint every N steps within an epoch (0: at epoch ends only)")
+    keep_checkpoints: int = _setting(3, "keep the last N checkpoints (and the best one, in checkpoints/best)")
     tensorboard: bool = _setting({{ "True" if cookiecutter.tensorboard == "yes" else "False" }}, "TensorBoard summaries and PNG figures (the visualization module)")
     dry_run: bool = _setting(False, "print devices, strategy and batch split, then exit")
 
     def validate(self) -> None:
         """Raise ValueError naming the first flag with an impossible value."""
-        positive = ("sequence_length", "epochs", "batch_size", "filters", "hidden_size", "cpu_replicas")
+        positive = ("sequence_length", "epochs", "batch_size", "filters", "hidden_size")
+        positive += ("cpu_replicas", "keep_checkpoints")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
@@ -69,6 +73,8 @@ class Config:
             raise ValueError(f"--sequence-length must be at most 1000, got {self.sequence_length}")
         if not 0 <= self.delay < self.sequence_length:
             raise ValueError(f"--delay must be in [0, sequence_length) = [0, {self.sequence_length}), got {self.delay}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"--checkpoint-every must be 0 (epoch ends only) or more, got {self.checkpoint_every}")
         if self.steps_per_epoch < 0:
             raise ValueError(f"--steps-per-epoch must be 0 (whole split) or more, got {self.steps_per_epoch}")
         if not 0 <= self.dropout < 1:

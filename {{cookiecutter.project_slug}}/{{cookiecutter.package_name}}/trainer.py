@@ -15,8 +15,9 @@ TensorFlow's custom-training tutorial:
 from __future__ import annotations
 
 import json
-import math
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -96,6 +97,12 @@ def masked_sums(logits, targets, mask):
     return tf.reduce_sum(ce * mask), tf.reduce_sum(hits * mask), tf.reduce_sum(mask)
 
 
+# Steps run inside one tf.function call: fewer round trips between Python and the
+# runtime (measured about 15% more images/s on a 2-core CPU than one step per call).
+STEPS_PER_CALL = 20
+NON_FINITE = "loss is NaN or inf"
+
+
 class Trainer:
     def __init__(self, cfg: Config, strategy: tf.distribute.Strategy, observers: list | None = None):
         self.cfg = cfg
@@ -127,16 +134,36 @@ class Trainer:
         # 2. Everything that creates variables goes under the strategy scope. The optimizer is
         # built here too: Keras 3 creates its slots lazily, which a replica context cannot do.
         keras.utils.set_random_seed(cfg.seed)
+        if cfg.deterministic:
+            tf.config.experimental.enable_op_determinism()
         with strategy.scope():
             self.model = build_model(cfg.recurrence, cfg.filters, cfg.hidden_size, cfg.dropout)
             self.optimizer = keras.optimizers.Adam(learning_rate_schedule(cfg, self.steps_per_epoch))
             self.optimizer.build(self.model.trainable_variables)
+            # Where training stands, saved with the weights so that a resumed run continues exactly:
+            # the epoch, the steps done in it, its running (loss sum, hits, targets) and the best
+            # validation accuracy so far. The global step is optimizer.iterations.
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, self.out / "checkpoints", max_to_keep=3)
+            self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+            self.epoch_totals = tf.Variable(tf.zeros(3, tf.float64), trainable=False, name="epoch_totals")
+            self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_accuracy")
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model,
+            optimizer=self.optimizer,
+            epoch=self.epoch,
+            step_in_epoch=self.step_in_epoch,
+            epoch_totals=self.epoch_totals,
+            best_accuracy=self.best_accuracy,
+        )
+        # Under MultiWorkerMirroredStrategy every worker must take part in saving; only the
+        # chief writes where others look, the rest write to a scratch folder that is removed.
+        self.checkpoint_dir = self.out / "checkpoints"
+        save_dir = self.checkpoint_dir if self.chief else Path(tempfile.mkdtemp(prefix="worker-checkpoints-"))
+        self.manager = tf.train.CheckpointManager(self.checkpoint, save_dir, max_to_keep=cfg.keep_checkpoints)
+        self.best_manager = tf.train.CheckpointManager(self.checkpoint, save_dir / "best", max_to_keep=1)
 
         element_spec = strategy.experimental_distribute_dataset(self.train_data.epoch(0)).element_spec
-        self._train_step = tf.function(self._distributed_train_step, input_signature=[element_spec])
+        self._train_steps = tf.function(self._distributed_train_steps)
         self._eval_step = tf.function(self._distributed_eval_step, input_signature=[element_spec])
         self.history: list[dict] = []
 
@@ -149,20 +176,24 @@ class Trainer:
             logits = self.model(images, training=True)
             loss_sum, hits, n = masked_sums(logits, targets, mask)
             loss = loss_sum / tf.maximum(count, 1.0)
+            loss = tf.debugging.check_numerics(loss, NON_FINITE)  # stop before the weights are spoilt
         grads = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=False))
-        return loss_sum, hits, n
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        return tf.stack([loss_sum, hits, n])
 
-    def _distributed_train_step(self, batch):
-        results = self.strategy.run(self._replica_train_step, args=batch)
-        return [self.strategy.reduce("sum", r, axis=None) for r in results]
+    def _distributed_train_steps(self, iterator, num_steps):
+        totals = tf.zeros(3)
+        for _ in tf.range(num_steps):
+            per_replica = self.strategy.run(self._replica_train_step, args=next(iterator))
+            totals += self.strategy.reduce("sum", per_replica, axis=None)
+        return totals
 
     def _replica_eval_step(self, images, targets, mask):
-        return masked_sums(self.model(images, training=False), targets, mask)
+        return tf.stack(masked_sums(self.model(images, training=False), targets, mask))
 
     def _distributed_eval_step(self, batch):
-        results = self.strategy.run(self._replica_eval_step, args=batch)
-        return [self.strategy.reduce("sum", r, axis=None) for r in results]
+        per_replica = self.strategy.run(self._replica_eval_step, args=batch)
+        return self.strategy.reduce("sum", per_replica, axis=None)
 
     # -- loops ---------------------------------------------------------------------------
     def evaluate(self, data: SequenceData) -> dict:
@@ -170,56 +201,103 @@ class Trainer:
         # A fixed random order: the split on disk is sorted by digit, and sequences of one
         # digit would make the delay trivial.
         for batch in self.strategy.experimental_distribute_dataset(data.epoch(0, seed=VALIDATION_SEED)):
-            totals += [float(t) for t in self._eval_step(batch)]
+            totals += self._eval_step(batch).numpy()
         loss_sum, hits, n = totals
         return {"loss": loss_sum / max(n, 1), "delayed_accuracy": hits / max(n, 1)}
 
     def train_epoch(self, epoch: int) -> dict:
-        dataset = self.train_data.epoch(epoch, seed=self.cfg.seed).take(self.steps_per_epoch)
+        """Train the rest of `epoch` (all of it unless resuming mid-epoch)."""
+        cfg = self.cfg
+        done = int(self.step_in_epoch.numpy())
+        # The epoch's order depends only on (seed, epoch): a resumed run skips what it already did.
+        dataset = self.train_data.epoch(epoch, seed=cfg.seed).take(self.steps_per_epoch).skip(done)
+        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         show_bar = self.chief and sys.stdout.isatty()  # logs get the one-line summary only
         progbar = keras.utils.Progbar(self.steps_per_epoch, stateful_metrics=["loss", "acc"], verbose=int(show_bar))
-        totals = np.zeros(3)
-        start = time.perf_counter()
-        for step, batch in enumerate(self.strategy.experimental_distribute_dataset(dataset), 1):
-            loss_sum, hits, n = (float(t) for t in self._train_step(batch))
-            if not math.isfinite(loss_sum):
-                kept = self.manager.latest_checkpoint or "none yet"
+        first, start = done, time.perf_counter()
+        while done < self.steps_per_epoch:
+            global_step = int(self.optimizer.iterations.numpy())
+            n = min(STEPS_PER_CALL, self.steps_per_epoch - done)
+            if cfg.checkpoint_every:
+                n = min(n, cfg.checkpoint_every - global_step % cfg.checkpoint_every)
+            try:
+                sums = self._train_steps(iterator, tf.constant(n))
+            except tf.errors.InvalidArgumentError as err:
+                if NON_FINITE not in err.message:
+                    raise
+                kept = tf.train.latest_checkpoint(self.checkpoint_dir) or "none yet"
+                step = int(self.optimizer.iterations.numpy()) + 1
                 raise TrainingError(
-                    f"loss became {loss_sum} at epoch {epoch + 1}, step {step}; "
-                    f"stopped without saving (last good checkpoint: {kept})"
-                )
-            totals += (loss_sum, hits, n)
-            self._notify("on_step_end", epoch * self.steps_per_epoch + step, loss_sum / max(n, 1))
-            progbar.update(step, [("loss", totals[0] / max(totals[2], 1)), ("acc", totals[1] / max(totals[2], 1))])
+                    f"loss became NaN or inf at step {step} (epoch {epoch + 1}); stopped before updating "
+                    f"the weights with it; the last good checkpoint is {kept}. Try a lower --learning-rate"
+                ) from None
+            done += n
+            self.epoch_totals.assign_add(tf.cast(sums, tf.float64))
+            self.step_in_epoch.assign(done)
+            global_step += n
+            loss_sum, hits, count = self.epoch_totals.numpy()
+            progbar.update(done, [("loss", loss_sum / max(count, 1)), ("acc", hits / max(count, 1))])
+            self._notify("on_step_end", global_step, float(sums[0] / tf.maximum(sums[2], 1.0)))
+            if cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0 and done < self.steps_per_epoch:
+                self.save()
         seconds = time.perf_counter() - start
-        images = min(self.steps_per_epoch * self.cfg.batch_size * self.cfg.sequence_length, len(self.train_split))
+        loss_sum, hits, count = self.epoch_totals.numpy()
+        images_in_epoch = min(self.steps_per_epoch * cfg.batch_size * cfg.sequence_length, len(self.train_split))
+        images = images_in_epoch * (done - first) / self.steps_per_epoch
         return {
-            "loss": totals[0] / max(totals[2], 1),
-            "delayed_accuracy": totals[1] / max(totals[2], 1),
-            "images_per_second": images / seconds,
+            "loss": loss_sum / max(count, 1),
+            "delayed_accuracy": hits / max(count, 1),
+            "images_per_second": images / max(seconds, 1e-9),
             "seconds": seconds,
         }
 
+    def save(self, best: bool = False) -> None:
+        """Checkpoint on every worker (a collective under MultiWorkerMirroredStrategy); only the
+        chief's copy is kept. A checkpoint becomes 'latest' only once fully written."""
+        self.manager.save(checkpoint_number=self.optimizer.iterations)
+        if best:
+            self.best_manager.save(checkpoint_number=self.optimizer.iterations)
+        if not self.chief:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+
     def restore(self) -> int:
-        """Resume from the latest checkpoint if asked to; returns the first epoch to run."""
-        config_path = self.out / "config.json"
-        if not (self.cfg.resume and self.manager.latest_checkpoint):
+        """Resume from the latest checkpoint if asked to; returns the epoch to continue."""
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        if latest and not self.cfg.resume:
+            if self.chief:
+                self._set_previous_run_aside()
             return 0
+        if not latest:
+            return 0
+        config_path = self.out / "config.json"
         if config_path.exists():
             saved = json.loads(config_path.read_text())
             for name in MODEL_SHAPE_SETTINGS:
                 if name in saved and saved[name] != getattr(self.cfg, name):
                     raise SettingsError(
                         f"--{name.replace('_', '-')} is {getattr(self.cfg, name)!r} but the checkpoints in "
-                        f"{self.out} were written with {saved[name]!r}; use that value, another "
+                        f"{self.checkpoint_dir} were written with {saved[name]!r}; use that value, another "
                         "--output-dir, or --no-resume to start over"
                     )
-        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
         metrics_path = self.out / "metrics.json"
         if metrics_path.exists():
             self.history = json.loads(metrics_path.read_text()).get("history", [])
         self.history = self.history[: int(self.epoch.numpy())]
+        print(
+            f"resuming from {latest}: epoch {int(self.epoch.numpy()) + 1}, step "
+            f"{int(self.step_in_epoch.numpy())} of {self.steps_per_epoch} done"
+        )
         return int(self.epoch.numpy())
+
+    def _set_previous_run_aside(self) -> None:
+        """--no-resume keeps what an earlier run wrote, moved to <output-dir>/previous-<time>/."""
+        aside = self.out / time.strftime("previous-%Y%m%d-%H%M%S")
+        aside.mkdir(parents=True)
+        for name in ("checkpoints", "logs", "metrics.json", "config.json", "model.keras"):
+            if (self.out / name).exists():
+                (self.out / name).rename(aside / name)
+        print(f"--no-resume: moved the earlier run's checkpoints and logs to {aside}")
 
     def fit(self) -> dict:
         cfg = self.cfg
@@ -228,8 +306,6 @@ class Trainer:
             self._prepare_output_dir()
             cfg.save(self.out / "config.json")
         self._notify("on_train_begin")
-        if first_epoch:
-            print(f"resuming from {self.manager.latest_checkpoint} (epoch {first_epoch} done)")
         print(
             f"training {cfg.recurrence}, delay {cfg.delay}: {len(self.train_split):,} training and "
             f"{len(self.val_split):,} validation images, {self.steps_per_epoch} steps of "
@@ -242,7 +318,6 @@ class Trainer:
         for epoch in range(first_epoch, cfg.epochs):
             train = self.train_epoch(epoch)
             val = self.evaluate(self.val_data)
-            self.epoch.assign(epoch + 1)
             record = {
                 "epoch": epoch + 1,
                 "train_loss": train["loss"],
@@ -250,7 +325,7 @@ class Trainer:
                 "val_loss": val["loss"],
                 "val_delayed_accuracy": val["delayed_accuracy"],
                 "train_images_per_second": train["images_per_second"],
-                "learning_rate": float(self.optimizer.learning_rate),
+                "learning_rate": float(self.optimizer.learning_rate.numpy()),
                 "seconds": train["seconds"],
             }
             self.history.append(record)
@@ -261,8 +336,15 @@ class Trainer:
                 f"{train['images_per_second']:,.0f} images/s  {train['seconds']:.1f}s",
                 flush=True,
             )
+            # The epoch is done: the checkpoint written now resumes at the start of the next one.
+            self.epoch.assign(epoch + 1)
+            self.step_in_epoch.assign(0)
+            self.epoch_totals.assign(tf.zeros(3, tf.float64))
+            best = val["delayed_accuracy"] > self.best_accuracy.numpy()
+            if best:
+                self.best_accuracy.assign(val["delayed_accuracy"])
+            self.save(best=best)
             if self.chief:
-                self.manager.save(checkpoint_number=epoch + 1)
                 self._write_metrics()
             self._notify("on_epoch_end", record)
         if self.chief:
