@@ -152,4 +152,7 @@ class SequenceData:
         ds = ds.map(_to_sequence(self.sequence_length, self.delay), num_parallel_calls=tf.data.AUTOTUNE)
         ds = ds.batch(self.batch_size)
         ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        # Several workers each read the same files: shard batches by position, not by file.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

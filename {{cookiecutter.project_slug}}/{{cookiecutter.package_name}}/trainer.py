@@ -52,13 +52,19 @@ def single_device_strategy(cfg: Config) -> tf.distribute.Strategy:
     return tf.distribute.OneDeviceStrategy("/gpu:0")
 
 
+def strategy_name(strategy: tf.distribute.Strategy) -> str:
+    """The public name (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy)."""
+    name = type(strategy).__name__
+    return {"CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy"}.get(name, name)
+
+
 def describe_strategy(strategy: tf.distribute.Strategy, cfg: Config) -> str:
     """What --dry-run prints: devices, strategy, replicas and the batch split."""
     replicas = strategy.num_replicas_in_sync
     devices = ", ".join(strategy.extended.worker_devices)
     lines = [
         f"visible devices : {', '.join(d.name for d in tf.config.list_logical_devices())}",
-        f"strategy        : {type(strategy).__name__} on {devices}",
+        f"strategy        : {strategy_name(strategy)} on {devices}",
         f"replicas        : {replicas}",
         f"global batch    : {cfg.batch_size} sequences = {cfg.batch_size * cfg.sequence_length} images",
         f"per replica     : {cfg.batch_size // replicas} sequences",
@@ -383,7 +389,7 @@ class Trainer:
             "epochs_completed": len(self.history),
             "train_images_per_second": last.get("train_images_per_second"),
             "num_replicas": self.strategy.num_replicas_in_sync,
-            "strategy": type(self.strategy).__name__,
+            "strategy": strategy_name(self.strategy),
             "config": asdict(self.cfg),
             "history": self.history,
         }
