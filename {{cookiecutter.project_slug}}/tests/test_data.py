@@ -30,7 +30,7 @@ def test_list_split_finds_every_digit(tiny_mnist):
     split = list_split(tiny_mnist, "training")
     assert len(split) == 200
     assert np.bincount(split.labels).tolist() == [20] * 10
-    assert split.skipped == 0
+    assert split.strays == split.converted == split.unreadable == 0
 
 
 def key(image) -> bytes:

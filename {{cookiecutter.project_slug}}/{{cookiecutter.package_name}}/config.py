@@ -34,6 +34,7 @@ class Config:
     data_dir: str = _setting("mnist_png", "mnist_png/{training,testing}/<digit>/<n>.png root")
     sequence_length: int = _setting({{ cookiecutter.sequence_length }}, "images per sequence")
     delay: int = _setting({{ cookiecutter.delay }}, "name the digit seen this many steps earlier")
+    skip_bad_images: bool = _setting(False, "skip (and count) files that are not PNG or are truncated")
 
     # Model.
     recurrence: str = _setting("{{ cookiecutter.recurrence }}", "recurrent layer", choices=RECURRENCES)

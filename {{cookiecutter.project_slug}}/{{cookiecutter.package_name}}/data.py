@@ -35,14 +35,53 @@ class Split:
     name: str
     paths: list[str]
     labels: np.ndarray  # (N,) int32
-    skipped: int = 0  # stray entries (.DS_Store, README, ...) that were not images
+    strays: int = 0  # entries that are not digit folders or .png files (.DS_Store, README, ...)
+    converted: int = 0  # images of another size, colour type or bit depth: decoded to 28x28 grey
+    unreadable: int = 0  # not PNG or truncated, skipped with --skip-bad-images
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def report(self, data_dir) -> list[str]:
+        """One line per kind of oddity found, for the training log."""
+        where = f"{data_dir}/{self.name}"
+        lines = []
+        if self.strays:
+            lines.append(f"{where}: skipped {self.strays} entries that are not digit folders or .png files")
+        if self.converted:
+            lines.append(f"{where}: converted {self.converted} images of another size or mode to 28x28 grey")
+        if self.unreadable:
+            lines.append(f"{where}: skipped {self.unreadable} unreadable images (--skip-bad-images)")
+        return lines
 
-def list_split(data_dir: str | os.PathLike, split: str) -> Split:
-    """Find <data_dir>/<split>/<digit>/*.png for digits 0-9."""
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def inspect_png(path: str) -> str:
+    """'ok', 'convert' (not 8-bit grey 28x28), 'not a PNG image' or 'truncated PNG'.
+
+    Reads the header and the last chunk only: about 12 us a file.
+    """
+    with open(path, "rb") as f:
+        head = f.read(26)
+        f.seek(max(0, os.fstat(f.fileno()).st_size - 8))
+        tail = f.read(4)
+    if head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        return "not a PNG image"
+    if tail != b"IEND":
+        return "truncated PNG (no IEND chunk)"
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    bit_depth, colour_type = head[24], head[25]
+    return "ok" if (width, height, bit_depth, colour_type) == (IMAGE_SIZE, IMAGE_SIZE, 8, 0) else "convert"
+
+
+def list_split(data_dir: str | os.PathLike, split: str, skip_bad_images: bool = False) -> Split:
+    """Find and check <data_dir>/<split>/<digit>/*.png for digits 0-9.
+
+    A file that is not a PNG or is truncated is an error naming it, or is skipped and
+    counted with skip_bad_images. Other sizes and modes are counted and converted.
+    """
     root = Path(data_dir)
     if not root.is_dir():
         raise DataError(f"data dir {root} not found; write it with `python prepare_data.py --out {root}`")
@@ -52,7 +91,8 @@ def list_split(data_dir: str | os.PathLike, split: str) -> Split:
             f"{split_dir}: split folder missing (expected {root}/training/<digit>/ and {root}/testing/<digit>/)"
         )
     expected = {str(d) for d in range(10)}
-    skipped = sum(1 for entry in os.scandir(split_dir) if entry.name not in expected)
+    strays = sum(1 for entry in os.scandir(split_dir) if entry.name not in expected)
+    converted = unreadable = 0
     paths: list[str] = []
     labels: list[int] = []
     for digit in range(10):
@@ -64,13 +104,21 @@ def list_split(data_dir: str | os.PathLike, split: str) -> Split:
             if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES):
                 images.append(entry.path)
             else:
-                skipped += 1
-        if not images:
-            raise DataError(f"{digit_dir}: no .png images in this digit folder")
+                strays += 1
         images.sort()
-        paths.extend(images)
-        labels.extend([digit] * len(images))
-    return Split(split, paths, np.asarray(labels, np.int32), skipped)
+        for path in images:
+            verdict = inspect_png(path)
+            if verdict == "ok" or verdict == "convert":
+                converted += verdict == "convert"
+                paths.append(path)
+                labels.append(digit)
+            elif skip_bad_images:
+                unreadable += 1
+            else:
+                raise DataError(f"{path}: {verdict}; remove it, or pass --skip-bad-images to skip such files")
+        if not labels or labels[-1] != digit:
+            raise DataError(f"{digit_dir}: no .png images in this digit folder")
+    return Split(split, paths, np.asarray(labels, np.int32), strays, converted, unreadable)
 
 
 def decode_image(path: tf.Tensor) -> tf.Tensor:

@@ -123,8 +123,8 @@ class Trainer:
             raise SettingsError(f"--batch-size {cfg.batch_size} must divide by the number of replicas ({replicas})")
 
         # 1. Data.
-        self.train_split = list_split(cfg.data_dir, "training")
-        self.val_split = list_split(cfg.data_dir, "testing")
+        self.train_split = list_split(cfg.data_dir, "training", cfg.skip_bad_images)
+        self.val_split = list_split(cfg.data_dir, "testing", cfg.skip_bad_images)
         images_per_batch = cfg.batch_size * cfg.sequence_length
         if len(self.train_split) < images_per_batch:
             raise DataError(
@@ -318,9 +318,8 @@ class Trainer:
             f"{cfg.batch_size} x {cfg.sequence_length} images per epoch, "
             f"{self.strategy.num_replicas_in_sync} replica(s)"
         )
-        for skipped, split in ((self.train_split.skipped, "training"), (self.val_split.skipped, "testing")):
-            if skipped:
-                print(f"skipped {skipped} entries in {cfg.data_dir}/{split} that are not digit folders or .png files")
+        for line in self.train_split.report(cfg.data_dir) + self.val_split.report(cfg.data_dir):
+            print(line)
         for epoch in range(first_epoch, cfg.epochs):
             train = self.train_epoch(epoch)
             val = self.evaluate(self.val_data)
