@@ -46,7 +46,7 @@ class Config:
     epochs: int = _setting(12, "passes over the training split")
     steps_per_epoch: int = _setting(0, "stop each epoch after this many steps (0: the whole split)")
     batch_size: int = _setting(32, "sequences per step, over all replicas (the global batch)")
-    learning_rate: float = _setting(2e-3, "peak learning rate of the warm-up + cosine schedule")
+    learning_rate: float = _setting(4e-3, "peak learning rate of the warm-up + cosine schedule")
     warmup_epochs: float = _setting(0.5, "linear warm-up length, in epochs")
     seed: int = _setting(0, "seed of weights, dropout and data order")
     deterministic: bool = _setting(False, "deterministic TensorFlow ops: identical runs for a seed (slower)")
