@@ -354,7 +354,8 @@ class Trainer:
             self._notify("on_epoch_end", record)
         if self.chief:
             self.model.save(self.out / "model.keras")
-            print(f"saved {self.out / 'model.keras'} and {self.out / 'metrics.json'}")
+            self.model.export(str(self.out / "saved_model"), verbose=False)  # for tf.saved_model.load / serving
+            print(f"saved {self.out / 'model.keras'}, {self.out / 'saved_model'} and {self.out / 'metrics.json'}")
         self._notify("on_train_end")
         return self._write_metrics() if self.chief else self._metrics()
 
