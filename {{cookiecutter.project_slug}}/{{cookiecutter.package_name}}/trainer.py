@@ -160,6 +160,9 @@ class Trainer:
             step_in_epoch=self.step_in_epoch,
             epoch_totals=self.epoch_totals,
             best_accuracy=self.best_accuracy,
+            # Dropout's random state: Keras keeps it in variables that tf.train.Checkpoint does
+            # not reach through the model; without it a resumed run draws other dropout masks.
+            random_state=[v for v in self.model.variables if "seed_generator_state" in v.path],
         )
         # Under MultiWorkerMirroredStrategy every worker must take part in saving; only the
         # chief writes where others look, the rest write to a scratch folder that is removed.
