@@ -14,6 +14,7 @@ PACKAGE = CONTEXT["package_name"]
 CONV_RNN_PATHS = [f"{PACKAGE}/conv_rnn.py", "tests/test_conv_rnn.py"]
 MULTI_DEVICE_PATHS = [f"{PACKAGE}/distribute.py", "tests/test_distribute.py"]
 VISUALIZATION_PATHS = [f"{PACKAGE}/visualize.py", "tests/test_visualize.py"]
+LICENSE_PATHS = ["LICENSE"]
 
 # Re-bake or update with `cookiecutter --replay-file .cookiecutter-replay.json <template>` or cruft.
 ANSWERS_FILE = ".cookiecutter-replay.json"
@@ -43,6 +44,8 @@ def main():
         remove(MULTI_DEVICE_PATHS)
     if CONTEXT["tensorboard"] == "no":
         remove(VISUALIZATION_PATHS)
+    if CONTEXT["license"] == "none":
+        remove(LICENSE_PATHS)
     record_answers()
     print(
         f"\nCreated {Path.cwd()}\n\nNext steps:\n"

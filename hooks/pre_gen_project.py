@@ -18,9 +18,11 @@ ANSWERS = {
     "sequence_length": json.loads(r'{{ cookiecutter.sequence_length | tojson }}'),
     "num_gpus": json.loads(r'{{ cookiecutter.num_gpus | tojson }}'),
     "tensorboard": json.loads(r'{{ cookiecutter.tensorboard | tojson }}'),
+    "license": json.loads(r'{{ cookiecutter.license | tojson }}'),
 }
 
 RECURRENCES = ("lstm", "gru", "simple_rnn", "conv_lstm", "conv_rnn")
+LICENSES = ("MIT", "BSD-3-Clause", "Apache-2.0", "none")
 # Import names the generated project depends on or ships beside its package: a package
 # of the same name would shadow them.
 SHADOWED = {
@@ -102,6 +104,9 @@ def problems(answers):
 
     if answers["tensorboard"] not in ("yes", "no"):
         yield f"tensorboard {answers['tensorboard']!r} must be 'yes' or 'no'"
+
+    if answers["license"] not in LICENSES:
+        yield f"license {answers['license']!r} is not one of {', '.join(LICENSES)}"
 
 
 def main():

@@ -24,15 +24,19 @@ def baked_files(project: Path) -> set[str]:
     }
 
 
-def expected_files(package: str, recurrence: str, num_gpus: str, tensorboard: str) -> set[str]:
+def expected_files(package: str, recurrence: str, num_gpus: str, tensorboard: str, license: str = "MIT") -> set[str]:
     """The exact file set of a baked project for these answers."""
     files = {
         ".cookiecutter-replay.json",
+        ".github/workflows/ci.yml",
         ".gitignore",
+        ".pre-commit-config.yaml",
         "README.md",
         "pyproject.toml",
         "prepare_data.py",
         "train.py",
+        "evaluate.py",
+        "predict.py",
         f"{package}/__init__.py",
         f"{package}/config.py",
         f"{package}/data.py",
@@ -43,7 +47,12 @@ def expected_files(package: str, recurrence: str, num_gpus: str, tensorboard: st
         "tests/test_model.py",
         "tests/test_prepare_data.py",
         "tests/test_train.py",
+        "tests/test_bad_input.py",
+        "tests/test_resume.py",
+        "tests/test_use.py",
     }
+    if license != "none":
+        files.add("LICENSE")
     if recurrence == "conv_rnn":
         files |= {f"{package}/conv_rnn.py", "tests/test_conv_rnn.py"}
     if num_gpus not in ("0", "1"):
