@@ -14,7 +14,12 @@ import train
 @pytest.fixture(scope="module")
 def run_dir(tiny_mnist, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    assert train.main([*TINY, "--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "2"]) == 0
+    assert (
+        train.main(
+            [*TINY, "--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "2", "--log-every", "5"]
+        )
+        == 0
+    )
     return out
 
 
@@ -29,6 +34,8 @@ def test_event_files_hold_scalars_images_histograms_and_hparams(run_dir):
     for tag in ("epoch/loss", "epoch/delayed_accuracy", "epoch/learning_rate", "epoch/images_per_second"):
         assert tag in train_tags
     assert any(t.startswith("weights/") for t in train_tags)
+    steps = [e.step for e in events(run_dir / "logs" / "train").Tensors("step/loss")]
+    assert steps and steps == sorted(steps) and steps[-1] >= 15  # 2 epochs of 10 steps, every 5
     assert "activations/recurrent_state" in train_tags
     val_tags = events(run_dir / "logs" / "validation").Tags()["tensors"]
     assert {"epoch/loss", "epoch/delayed_accuracy", "examples"} <= set(val_tags)

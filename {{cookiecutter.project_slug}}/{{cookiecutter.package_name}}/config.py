@@ -61,12 +61,14 @@ class Config:
     checkpoint_every: int = _setting(100, "also checkpoint every N steps within an epoch (0: at epoch ends only)")
     keep_checkpoints: int = _setting(3, "keep the last N checkpoints (and the best one, in checkpoints/best)")
     tensorboard: bool = _setting({{ "True" if cookiecutter.tensorboard == "yes" else "False" }}, "TensorBoard summaries and PNG figures (the visualization module)")
+    log_every: int = _setting(25, "TensorBoard: training loss every N steps")
+    histogram_every: int = _setting(2, "TensorBoard: weight and recurrent-state histograms every N epochs (0: off)")
     dry_run: bool = _setting(False, "print devices, strategy and batch split, then exit")
 
     def validate(self) -> None:
         """Raise ValueError naming the first flag with an impossible value."""
         positive = ("sequence_length", "epochs", "batch_size", "filters", "hidden_size")
-        positive += ("cpu_replicas", "keep_checkpoints")
+        positive += ("cpu_replicas", "keep_checkpoints", "log_every")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
@@ -74,6 +76,8 @@ class Config:
             raise ValueError(f"--sequence-length must be at most 1000, got {self.sequence_length}")
         if not 0 <= self.delay < self.sequence_length:
             raise ValueError(f"--delay must be in [0, sequence_length) = [0, {self.sequence_length}), got {self.delay}")
+        if self.histogram_every < 0:
+            raise ValueError(f"--histogram-every must be 0 (off) or more, got {self.histogram_every}")
         if self.checkpoint_every < 0:
             raise ValueError(f"--checkpoint-every must be 0 (epoch ends only) or more, got {self.checkpoint_every}")
         if self.steps_per_epoch < 0:

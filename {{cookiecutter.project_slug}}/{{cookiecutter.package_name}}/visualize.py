@@ -80,7 +80,12 @@ def draw_curves(history: list[dict]) -> plt.Figure:
         xytext=(0, -16),
         ha="center",
     )
-    acc_ax.set(xlabel="epoch", ylabel="delayed accuracy (%)", title="delayed accuracy")
+    # Zoom on where the curves end up: the first epochs' low accuracy would flatten the rest.
+    late = [
+        100 * h[k] for h in history[len(history) // 4 :] for k in ("train_delayed_accuracy", "val_delayed_accuracy")
+    ]
+    acc_ax.set_ylim(max(0.0, min(late) - 1.0), 100.1)
+    acc_ax.set(xlabel="epoch", ylabel="delayed accuracy (%)", title="delayed accuracy (zoomed on the late epochs)")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.legend()
@@ -106,19 +111,19 @@ def save_figure(fig: plt.Figure, path: Path) -> None:
 class Visualizer:
     """Writes summaries while the Trainer runs and the PNG figures at the end (chief only)."""
 
-    def __init__(self, log_every: int = 25, histogram_every: int = 2, num_examples: int = 4):
-        self.log_every = log_every
-        self.histogram_every = histogram_every
+    def __init__(self, num_examples: int = 4):
         self.num_examples = num_examples
 
     def on_train_begin(self, trainer) -> None:
         cfg, logs = trainer.cfg, Path(trainer.cfg.output_dir) / "logs"
+        self.log_every, self.histogram_every = cfg.log_every, cfg.histogram_every
         self.writers = {
             "train": tf.summary.create_file_writer(str(logs / "train")),
             "validation": tf.summary.create_file_writer(str(logs / "validation")),
             "run": tf.summary.create_file_writer(str(logs)),
         }
         self.examples = None  # a fixed batch of validation sequences, drawn every epoch
+        self.last_logged = int(trainer.optimizer.iterations.numpy())
         self.state_model = keras.Model(trainer.model.inputs, trainer.model.get_layer(cfg.recurrence).output)
         with self.writers["run"].as_default(step=int(trainer.epoch.numpy())):
             tf.summary.text("config", f"```\n{cfg.to_json()}\n```")
@@ -138,9 +143,12 @@ class Visualizer:
             )
 
     def on_step_end(self, trainer, step: int, loss: float) -> None:
-        if step % self.log_every == 0:
+        # Called every few steps (the trainer runs several per call): log when a multiple of
+        # log_every was passed; `loss` is the mean over the steps since the previous call.
+        if step // self.log_every > self.last_logged // self.log_every:
             with self.writers["train"].as_default(step=step):
                 tf.summary.scalar("step/loss", loss)
+            self.last_logged = step
 
     def on_epoch_end(self, trainer, record: dict) -> None:
         epoch = record["epoch"]
@@ -151,7 +159,7 @@ class Visualizer:
             tf.summary.scalar("epoch/delayed_accuracy", record["train_delayed_accuracy"])
             tf.summary.scalar("epoch/learning_rate", record["learning_rate"])
             tf.summary.scalar("epoch/images_per_second", record["train_images_per_second"])
-            if epoch % self.histogram_every == 0 or epoch == trainer.cfg.epochs:
+            if self.histogram_every and (epoch % self.histogram_every == 0 or epoch == trainer.cfg.epochs):
                 for weight in trainer.model.trainable_weights:
                     tf.summary.histogram(f"weights/{weight.path}", np.asarray(weight))
                 states = self.state_model(self.examples[0], training=False)
@@ -171,13 +179,20 @@ class Visualizer:
             with self.writers["run"].as_default(step=trainer.history[-1]["epoch"]):
                 for key in ("val_delayed_accuracy", "train_delayed_accuracy", "val_loss"):
                     tf.summary.scalar(f"final/{key}", trainer.history[-1][key])
-        if self.examples is None:
-            self.examples = trainer.example_batch(self.num_examples)
-        save_figure(self._examples_figure(trainer, rows=self.num_examples), out / "examples.png")
+        save_figure(self._final_examples_figure(trainer), out / "examples.png")
         for writer in self.writers.values():
             writer.close()
         print(f"figures: {out / 'curves.png'} and {out / 'examples.png'}")
         print(f"TensorBoard: tensorboard --logdir {out / 'logs'}")
+
+    def _final_examples_figure(self, trainer) -> plt.Figure:
+        """Validation sequences, those with a mistake first: they say most about the model."""
+        images, targets, mask = trainer.example_batch(64)
+        probs = tf.nn.softmax(trainer.model(images, training=False), axis=-1).numpy()
+        wrong = ((probs.argmax(-1) != targets.numpy()) & (mask.numpy() > 0)).any(axis=1)
+        order = np.argsort(~wrong, kind="stable")[: self.num_examples]
+        pick = [t.numpy()[order] for t in (images, targets, mask)]
+        return draw_sequences(*pick, probs[order], trainer.cfg.delay)
 
     def _examples_figure(self, trainer, rows: int) -> plt.Figure:
         images, targets, mask = (t[:rows] for t in self.examples)
