@@ -107,3 +107,15 @@ def test_model_is_the_one_trained(tiny_mnist, tmp_path):
     model = keras.models.load_model(out / "model.keras")
     images = np.zeros((1, 5, 28, 28, 1), "float32")
     assert np.isfinite(np.asarray(model(images))).all()
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_with_float32_logits(tiny_mnist, tmp_path, precision):
+    out = tmp_path / "run"
+    assert run("--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "1", "--precision", precision) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(metrics["train_loss"]) and metrics["config"]["precision"] == precision
+    model = keras.models.load_model(out / "model.keras")
+    assert model.get_layer("per_step_encoder").compute_dtype == precision.removeprefix("mixed_")
+    assert model.get_layer("logits").compute_dtype == "float32"
+    keras.mixed_precision.set_global_policy("float32")

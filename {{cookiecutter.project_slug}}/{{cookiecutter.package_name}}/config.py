@@ -15,6 +15,8 @@ from pathlib import Path
 
 RECURRENCES = ("lstm", "gru", "simple_rnn", "conv_lstm"{% if cookiecutter.recurrence == "conv_rnn" %}, "conv_rnn"{% endif %})
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
 # Settings that change the shape of the model: a checkpoint written with other
 # values cannot be restored into this model.
 MODEL_SHAPE_SETTINGS = ("recurrence", "sequence_length", "hidden_size", "filters")
@@ -41,6 +43,12 @@ class Config:
     filters: int = _setting(32, "channels of the first conv layer (the second has twice as many)")
     hidden_size: int = _setting(128, "width of the per-image embedding and of the recurrent state")
     dropout: float = _setting(0.25, "dropout on the per-image embedding, training only")
+    precision: str = _setting(
+        "float32",
+        "float32, or mixed_float16 (GPUs: tensor cores, with loss scaling) / mixed_bfloat16 (recent CPUs and TPUs); "
+        "logits and softmax stay float32",
+        choices=PRECISIONS,
+    )
 
     # Optimisation.
     epochs: int = _setting(12, "passes over the training split")

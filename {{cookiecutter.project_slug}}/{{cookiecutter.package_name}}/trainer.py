@@ -142,9 +142,13 @@ class Trainer:
         keras.utils.set_random_seed(cfg.seed)
         if cfg.deterministic:
             tf.config.experimental.enable_op_determinism()
+        keras.mixed_precision.set_global_policy(cfg.precision)
         with strategy.scope():
             self.model = build_model(cfg.recurrence, cfg.filters, cfg.hidden_size, cfg.dropout)
             self.optimizer = keras.optimizers.Adam(learning_rate_schedule(cfg, self.steps_per_epoch))
+            if cfg.precision == "mixed_float16":
+                # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
             # Where training stands, saved with the weights so that a resumed run continues exactly:
             # the epoch, the steps done in it, its running (loss sum, hits, targets) and the best
@@ -186,7 +190,8 @@ class Trainer:
             loss_sum, hits, n = masked_sums(logits, targets, mask)
             loss = loss_sum / tf.maximum(count, 1.0)
             loss = tf.debugging.check_numerics(loss, NON_FINITE)  # stop before the weights are spoilt
-        grads = tape.gradient(loss, self.model.trainable_variables)
+            scaled = self.optimizer.scale_loss(loss)  # the loss itself unless mixed_float16
+        grads = tape.gradient(scaled, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return tf.stack([loss_sum, hits, n])
 
