@@ -132,7 +132,8 @@ def test_two_workers_train_and_only_the_chief_writes(tiny_mnist, tmp_path):
         assert p.returncode == 0, stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["strategy"] == "MultiWorkerMirroredStrategy"
     assert json.loads((out / "metrics.json").read_text())["num_replicas"] == 2
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.json", "metrics.json", "model.keras"]
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["checkpoints", "config.json", "metrics.json", "model.keras", "saved_model"]
     index_files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.index"))
     assert index_files == ["checkpoints/best/ckpt-2.index", "checkpoints/ckpt-2.index"]
     assert not list(tmp_path.glob("**/worker-checkpoints-*"))

@@ -36,29 +36,33 @@ def draw_sequences(images, targets, mask, probs, delay: int, max_steps: int = 15
 
     images (N, T, 28, 28, 1), targets and mask (N, T), probs (N, T, 10).
     Right guesses are green, wrong ones red; steps without a target are greyed out.
+    Drawn as one mosaic in one Axes: an Axes per image would be ten times slower.
     """
     images, targets, mask, probs = (np.asarray(a) for a in (images, targets, mask, probs))
     rows, steps = images.shape[0], min(images.shape[1], max_steps)
-    fig, axes = plt.subplots(rows, steps, figsize=(1.1 * steps, 1.45 * rows + 0.5), squeeze=False)
+    tile, pad, label = 28, 4, 22  # pixels: image, gap, room for the label above each row
+    height, width = tile + label, tile + pad
+    canvas = np.ones((rows * height, steps * width))  # white; digits drawn dark on it
+    fig, ax = plt.subplots(figsize=(0.62 * steps + 0.3, 0.97 * rows + 0.7))
     for r in range(rows):
         for t in range(steps):
-            ax = axes[r, t]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            guess = int(probs[r, t].argmax())
+            top, left = r * height + label, t * width + pad // 2
+            digit = 1.0 - images[r, t, :, :, 0] / 255.0
+            canvas[top : top + tile, left : left + tile] = digit if mask[r, t] else 1.0 - 0.3 * (1.0 - digit)
             if mask[r, t]:
+                guess = int(probs[r, t].argmax())
                 color = RIGHT if guess == targets[r, t] else WRONG
-                ax.imshow(images[r, t, :, :, 0], cmap="gray_r", vmin=0, vmax=255)
-                ax.set_title(f"{targets[r, t]} → {guess}\n{100 * probs[r, t, guess]:.0f}%", fontsize=9, color=color)
-                for spine in ax.spines.values():
-                    spine.set_edgecolor(color)
-                    spine.set_linewidth(2)
+                text = f"{targets[r, t]}→{guess}\n{100 * probs[r, t, guess]:.0f}%"
+                ax.add_patch(plt.Rectangle((left - 1, top - 1), tile + 1, tile + 1, fill=False, ec=color, lw=1.5))
             else:
-                ax.imshow(images[r, t, :, :, 0], cmap="gray_r", vmin=0, vmax=255, alpha=0.3)
-                ax.set_title("no target", fontsize=8, color=NO_TARGET)
-            if r == rows - 1:
-                ax.set_xlabel(f"t={t}", fontsize=8)
-    fig.suptitle(f"validation sequences: true digit from {delay} steps earlier → guess (probability)", fontsize=10)
+                color, text = NO_TARGET, "no\ntarget"
+            ax.text(left + tile / 2, top - 2, text, ha="center", va="bottom", fontsize=7, color=color, linespacing=0.9)
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([t * width + pad // 2 + tile / 2 for t in range(steps)], [f"t={t}" for t in range(steps)], fontsize=7)
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(f"validation sequences: true digit from {delay} steps earlier → guess (probability)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -103,7 +107,7 @@ def figure_to_array(fig: plt.Figure) -> np.ndarray:
 
 
 def save_figure(fig: plt.Figure, path: Path) -> None:
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
