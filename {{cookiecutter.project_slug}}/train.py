@@ -1,17 +1,19 @@
 """Train the delayed-recall model: at every step, name the digit seen `delay` steps earlier.
 
     python prepare_data.py                 # writes mnist_png/ (download, or the offline sample)
-    python train.py                        # CPU or one GPU; ~99% validation delayed accuracy
+    python train.py                        # CPU or one GPU: ~99.2% validation delayed accuracy,
+                                           # about 2.5 minutes on 2 CPU cores (LSTM, full MNIST)
     python train.py --epochs 2 --steps-per-epoch 50   # a quick smoke run
     python train.py --dry-run              # devices, strategy and batch split, then exit
 {%- if cookiecutter.num_gpus not in ["0", "1"] %}
-    python train.py --gpus all             # every visible GPU, NCCL all-reduce
+    python train.py --gpus all             # every visible GPU, MirroredStrategy + NCCL all-reduce;
+                                           # same accuracy, --batch-size is the global batch
     python train.py --cpu-replicas 2       # the multi-replica path on a CPU
-    TF_CONFIG='{"cluster": ...}' python train.py   # several machines: see README.md
+    TF_CONFIG='{"cluster": ..., "task": ...}' python train.py   # several machines: README.md
 {%- endif %}
 
 Outputs go to --output-dir (default runs/default): checkpoints/, logs/ (TensorBoard),
-config.json, metrics.json and model.keras. The same command again resumes.
+config.json, metrics.json, model.keras and saved_model/. The same command again resumes.
 """
 
 from __future__ import annotations
