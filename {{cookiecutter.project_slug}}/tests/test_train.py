@@ -114,8 +114,18 @@ def test_mixed_precision_trains_with_float32_logits(tiny_mnist, tmp_path, precis
     out = tmp_path / "run"
     assert run("--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "1", "--precision", precision) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert np.isfinite(metrics["train_loss"]) and metrics["config"]["precision"] == precision
+    assert np.isfinite(metrics["train_loss"]) and metrics["config"]["precision"] == metrics["precision"] == precision
     model = keras.models.load_model(out / "model.keras")
     assert model.get_layer("per_step_encoder").compute_dtype == precision.removeprefix("mixed_")
     assert model.get_layer("logits").compute_dtype == "float32"
     keras.mixed_precision.set_global_policy("float32")
+
+
+def test_auto_precision_resolves_to_what_the_machine_computes_fast(tiny_mnist, tmp_path):
+    from {{ cookiecutter.package_name }}.trainer import cpu_has_bfloat16
+
+    out = tmp_path / "run"
+    assert run("--data-dir", str(tiny_mnist), "--output-dir", str(out), "--epochs", "1") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["precision"] == "auto"
+    assert metrics["precision"] == ("mixed_bfloat16" if cpu_has_bfloat16() else "float32")

@@ -96,6 +96,24 @@ def learning_rate_schedule(cfg: Config, steps_per_epoch: int) -> keras.optimizer
     )
 
 
+def cpu_has_bfloat16() -> bool:
+    """True on x86 CPUs with AVX512-BF16 or AMX-BF16 (Linux: /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(precision: str, strategy: tf.distribute.Strategy) -> str:
+    """--precision auto -> mixed_bfloat16 where the CPU computes bfloat16 natively and trains
+    alone, float32 elsewhere (on GPUs, ask for mixed_float16 explicitly)."""
+    if precision != "auto":
+        return precision
+    on_cpu = all("CPU" in device.upper() for device in strategy.extended.worker_devices)
+    return "mixed_bfloat16" if on_cpu and cpu_has_bfloat16() else "float32"
+
+
 def masked_sums(logits, targets, mask):
     """Summed cross-entropy, correct predictions and targets over the steps that have a target."""
     ce = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)  # (B, T)
@@ -142,11 +160,12 @@ class Trainer:
         keras.utils.set_random_seed(cfg.seed)
         if cfg.deterministic:
             tf.config.experimental.enable_op_determinism()
-        keras.mixed_precision.set_global_policy(cfg.precision)
+        self.precision = resolve_precision(cfg.precision, strategy)
+        keras.mixed_precision.set_global_policy(self.precision)
         with strategy.scope():
             self.model = build_model(cfg.recurrence, cfg.filters, cfg.hidden_size, cfg.dropout)
             self.optimizer = keras.optimizers.Adam(learning_rate_schedule(cfg, self.steps_per_epoch))
-            if cfg.precision == "mixed_float16":
+            if self.precision == "mixed_float16":
                 # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
                 self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
@@ -324,7 +343,7 @@ class Trainer:
             f"training {cfg.recurrence}, delay {cfg.delay}: {len(self.train_split):,} training and "
             f"{len(self.val_split):,} validation images, {self.steps_per_epoch} steps of "
             f"{cfg.batch_size} x {cfg.sequence_length} images per epoch, "
-            f"{self.strategy.num_replicas_in_sync} replica(s)"
+            f"{self.strategy.num_replicas_in_sync} replica(s), {self.precision}"
         )
         for line in self.train_split.report(cfg.data_dir) + self.val_split.report(cfg.data_dir):
             print(line)
@@ -398,6 +417,7 @@ class Trainer:
             "train_images_per_second": last.get("train_images_per_second"),
             "num_replicas": self.strategy.num_replicas_in_sync,
             "strategy": strategy_name(self.strategy),
+            "precision": self.precision,
             "config": asdict(self.cfg),
             "history": self.history,
         }
