@@ -55,3 +55,10 @@ def test_baked_project_passes_its_own_tests(default_project):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = result.stdout.strip().splitlines()[-1]
     assert re.search(r"\d+ passed", summary) and not re.search(r"\d+ (failed|error)", summary), summary
+
+
+def test_template_ci_and_ci_script_run_the_readme_test_command():
+    readme = (TEMPLATE / "README.md").read_text()
+    command = next(line.strip() for line in (TEMPLATE / ".ci" / "run").read_text().splitlines() if "pytest" in line)
+    assert command in readme
+    assert "bash .ci/run" in (TEMPLATE / ".github" / "workflows" / "ci.yml").read_text()

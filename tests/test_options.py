@@ -87,6 +87,12 @@ def test_every_combination_bakes_lints_and_trains(bake, recurrence, tiny_png_dir
         where = f"{recurrence}, num_gpus={gpus}, tensorboard={board}, delay={delay}"
         assert baked_files(project) == expected_files(package, recurrence, gpus, board), where
         assert leftover_template_syntax(project) == [], where
+        pruned = {"conv_rnn": recurrence != "conv_rnn", "distribute": gpus in ("0", "1"), "visualize": board == "no"}
+        for path in project.rglob("*.py"):
+            text = path.read_text()
+            for module, gone in pruned.items():
+                imports = re.search(rf"^\s*(from|import) \S*\b{module}\b", text, re.M)
+                assert not (gone and imports), f"{where}: {path.name} imports the pruned {module}"
         config = (project / package / "config.py").read_text()
         assert f"delay: int = _setting({delay}," in config, where
         assert f'recurrence: str = _setting("{recurrence}"' in config, where

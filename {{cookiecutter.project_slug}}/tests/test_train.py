@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
@@ -35,9 +36,13 @@ def test_a_short_run_learns_and_writes_its_outputs(tiny_mnist, tmp_path, capsys)
     assert (out / "config.json").exists()
     model = keras.models.load_model(out / "model.keras")
     assert model.output_shape == (None, None, 10)
-    if metrics["config"]["tensorboard"]:
-        assert list((out / "logs" / "train").glob("events.out.tfevents.*"))
     printed = capsys.readouterr().out
+    if importlib.util.find_spec("{{ cookiecutter.package_name }}.visualize"):
+        assert list((out / "logs" / "train").glob("events.out.tfevents.*"))
+        assert (out / "curves.png").exists() and (out / "examples.png").exists()
+    else:  # baked with tensorboard=no: says so, draws nothing
+        assert "figures are off" in printed
+        assert not (out / "logs").exists() and not (out / "curves.png").exists()
     assert "epoch 8/8" in printed and "val_acc" in printed
 
 
