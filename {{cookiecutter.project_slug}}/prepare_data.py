@@ -89,7 +89,7 @@ def load_keras():
         return keras.datasets.mnist.load_data()
     except Exception as err:  # noqa: BLE001 - any failure to download means "use another source"
         raise SourceError(
-            f"Keras MNIST download failed ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
+            f"Keras MNIST download failed ({type(err).__name__}: {(str(err).splitlines() or [''])[0][:120]})"
         ) from None
 
 
@@ -135,8 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out")
     args = parser.parse_args(argv)
+    if args.idx_dir is not None and args.source == "auto":
+        args.source = "idx"  # --idx-dir says where the data is
     if args.source == "idx" and args.idx_dir is None:
         parser.error("--source idx needs --idx-dir DIR")
+    if args.idx_dir is not None and args.source != "idx":
+        parser.error(f"--idx-dir is only read with --source idx, not --source {args.source}")
+    if args.val_size is not None and args.source == "keras":
+        parser.error("--val-size: the Keras download has its own 10,000-image test split")
     if args.val_size is not None and args.val_size < 1:
         parser.error(f"--val-size must be at least 1, got {args.val_size}")
     out: Path = args.out

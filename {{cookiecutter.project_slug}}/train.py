@@ -2,13 +2,13 @@
 
     python prepare_data.py                 # writes mnist_png/ (download, or the offline sample)
     python train.py                        # CPU or one GPU: ~99.2% validation delayed accuracy,
-                                           # about 2.5 minutes on 2 CPU cores (LSTM, full MNIST)
+                                           # about 1.5 minutes on 2 CPU cores (LSTM, full MNIST)
     python train.py --epochs 2 --steps-per-epoch 50   # a quick smoke run
     python train.py --dry-run              # devices, strategy and batch split, then exit
 {%- if cookiecutter.num_gpus not in ["0", "1"] %}
     python train.py --gpus all             # every visible GPU, MirroredStrategy + NCCL all-reduce;
                                            # same accuracy, --batch-size is the global batch
-    python train.py --cpu-replicas 2       # the multi-replica path on a CPU
+    python train.py --gpus 0 --cpu-replicas 2   # the multi-replica path on a CPU
     TF_CONFIG='{"cluster": ..., "task": ...}' python train.py   # several machines: README.md
 {%- endif %}
 

@@ -74,3 +74,13 @@ def test_the_offline_sample_has_real_digits_of_every_class(tmp_path):
     counts = [len(list((out / "training" / str(d)).glob("*.png"))) for d in range(10)]
     assert sum(counts) == 4000 and min(counts) > 300
     assert sum(len(list((out / "testing" / str(d)).glob("*.png"))) for d in range(10)) == 1000
+
+
+def test_idx_dir_alone_means_idx_and_contradictions_are_refused(idx_dir, tmp_path, capsys):
+    folder, _, _ = idx_dir
+    out = tmp_path / "mnist_png"
+    assert prepare_data.main(["--idx-dir", str(folder), "--out", str(out), "--val-size", "10"]) == 0
+    assert len(list((out / "testing").rglob("*.png"))) == 10
+    with pytest.raises(SystemExit):
+        prepare_data.main(["--source", "sample", "--idx-dir", str(folder), "--out", str(tmp_path / "o")])
+    assert "--idx-dir is only read with --source idx" in capsys.readouterr().err

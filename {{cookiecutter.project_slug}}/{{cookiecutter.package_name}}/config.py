@@ -17,9 +17,9 @@ RECURRENCES = ("lstm", "gru", "simple_rnn", "conv_lstm"{% if cookiecutter.recurr
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
-# Settings that change the shape of the model: a checkpoint written with other
-# values cannot be restored into this model.
-MODEL_SHAPE_SETTINGS = ("recurrence", "sequence_length", "hidden_size", "filters")
+# Settings a run cannot resume under other values of: they change the model's shape, its
+# optimizer's structure, or the data and steps that the checkpoint's counters refer to.
+RESUME_SETTINGS = ("recurrence", "filters", "hidden_size", "sequence_length", "delay", "batch_size", "seed")
 
 
 class SettingsError(Exception):
@@ -45,7 +45,7 @@ class Config:
     dropout: float = _setting(0.25, "dropout on the per-image embedding, training only")
     precision: str = _setting(
         "auto",
-        "auto: mixed_bfloat16 on CPUs with bfloat16 instructions (measured 1.6x faster here, same accuracy), "
+        "auto: mixed_bfloat16 on CPUs with bfloat16 instructions (measured 1.4x faster here, same accuracy), "
         "else float32; or float32, mixed_float16 (GPU tensor cores, loss scaling), mixed_bfloat16. "
         "Logits and softmax stay float32",
         choices=("auto", *PRECISIONS),

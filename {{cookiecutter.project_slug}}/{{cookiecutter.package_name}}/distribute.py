@@ -56,6 +56,7 @@ def plan_strategy(gpus: str, visible_gpus: int, cpu_replicas: int = 1, windows: 
         devices = tuple(f"/gpu:{i}" for i in range(n))
         if windows:
             note = "warning: NCCL is not available on Windows; using hierarchical-copy all-reduce"
+            note = f"{warning}\n{note}" if warning else note
             return Plan("mirrored", devices, "hierarchical_copy", f"hierarchical copy: {n} GPUs, no NCCL", note)
         return Plan("mirrored", devices, "nccl", f"NCCL: {n} GPUs", warning)
     if n == 1:
@@ -99,6 +100,9 @@ def make_strategy(cfg: Config) -> tf.distribute.Strategy:
     plan = plan_strategy(cfg.gpus, len(gpus), cfg.cpu_replicas, sys.platform == "win32", cluster_workers())
     if plan.warning:
         print(plan.warning, file=sys.stderr)
+    used, _ = wanted_gpus(cfg.gpus, len(gpus))  # hide the GPUs not asked for, on every kind of plan
+    if used < len(gpus):
+        tf.config.set_visible_devices(gpus[:used], "GPU")
     if plan.kind == "multi_worker":
         impl = tf.distribute.experimental.CommunicationImplementation
         options = tf.distribute.experimental.CommunicationOptions(
@@ -106,9 +110,6 @@ def make_strategy(cfg: Config) -> tf.distribute.Strategy:
         )
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     else:
-        used = sum(d.startswith("/gpu") for d in plan.devices)
-        if used < len(gpus):
-            tf.config.set_visible_devices(gpus[:used], "GPU")
         if plan.devices[0].startswith("/cpu") and len(plan.devices) > 1:
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(
