@@ -16,7 +16,7 @@ MULTI_DEVICE_PATHS = [f"{PACKAGE}/distribute.py", "tests/test_distribute.py"]
 VISUALIZATION_PATHS = [f"{PACKAGE}/visualize.py", "tests/test_visualize.py"]
 LICENSE_PATHS = ["LICENSE"]
 
-# Re-bake or update with `cookiecutter --replay-file .cookiecutter-replay.json <template>` or cruft.
+# Re-bake with `cookiecutter --replay-file .cookiecutter-replay.json <template> -o <elsewhere>`.
 ANSWERS_FILE = ".cookiecutter-replay.json"
 
 

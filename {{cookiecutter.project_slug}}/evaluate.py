@@ -69,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         model, cfg = load_trained(args.model)
-        length = args.sequence_length or cfg.sequence_length
+        length = cfg.sequence_length if args.sequence_length is None else args.sequence_length
         delay = cfg.delay if args.delay is None else args.delay
-        if length < 1 or not 0 <= delay < length:
+        if length < 1:
+            parser.error(f"--sequence-length must be at least 1, got {length}")
+        if not 0 <= delay < length:
             parser.error(f"--delay {delay} must be in [0, sequence length {length})")
         if args.batch_size < 1:
             parser.error(f"--batch-size must be at least 1, got {args.batch_size}")

@@ -140,33 +140,26 @@ def test_two_workers_train_and_only_the_chief_writes(tiny_mnist, tmp_path):
     assert not list(tmp_path.glob("**/worker-checkpoints-*"))
 
 
+def train_cli(*flags: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """python train.py FLAGS in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "train.py", *flags], capture_output=True, text=True, timeout=timeout)
+
+
 def test_a_run_on_two_replicas_resumes_on_one(tiny_mnist, tmp_path):
     out = tmp_path / "run"
     flags = [*TINY, "--gpus", "0", "--data-dir", str(tiny_mnist), "--output-dir", str(out), "--no-tensorboard"]
-    first = subprocess.run(
-        [sys.executable, "train.py", *flags, "--cpu-replicas", "2", "--epochs", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    first = train_cli(*flags, "--cpu-replicas", "2", "--epochs", "1")
     assert first.returncode == 0, first.stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["num_replicas"] == 2
-    second = subprocess.run(
-        [sys.executable, "train.py", *flags, "--epochs", "2"], capture_output=True, text=True, timeout=300
-    )
+    second = train_cli(*flags, "--epochs", "2")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resuming from" in second.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_replicas"] == 1 and metrics["epochs_completed"] == 2
 
 
-def test_dry_run_shows_the_plan_for_cpu_replicas(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "train.py", "--dry-run", "--gpus", "0", "--cpu-replicas", "2", "--batch-size", "8"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_dry_run_shows_the_plan_for_cpu_replicas():
+    result = train_cli("--dry-run", "--gpus", "0", "--cpu-replicas", "2", "--batch-size", "8", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "MirroredStrategy" in result.stdout
     assert "replicas        : 2" in result.stdout
@@ -175,24 +168,8 @@ def test_dry_run_shows_the_plan_for_cpu_replicas(tmp_path):
 
 
 def test_a_batch_that_does_not_divide_by_the_replicas_is_refused(tiny_mnist, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            *TINY,
-            "--gpus",
-            "0",
-            "--cpu-replicas",
-            "3",
-            "--data-dir",
-            str(tiny_mnist),
-            "--output-dir",
-            str(tmp_path / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    data = ["--data-dir", str(tiny_mnist), "--output-dir", str(tmp_path / "run")]
+    result = train_cli(*TINY, "--gpus", "0", "--cpu-replicas", "3", *data, timeout=120)
     assert result.returncode != 0
     assert "--batch-size 4 must divide by the number of replicas (3)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -201,26 +178,8 @@ def test_a_batch_that_does_not_divide_by_the_replicas_is_refused(tiny_mnist, tmp
 @pytest.mark.gpu
 @pytest.mark.skipif(len(tf.config.list_physical_devices("GPU")) < 2, reason="NCCL all-reduce needs 2 or more GPUs")
 def test_nccl_all_reduce_trains_on_several_gpus(tiny_mnist, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            *TINY,
-            "--gpus",
-            "all",
-            "--data-dir",
-            str(tiny_mnist),
-            "--output-dir",
-            str(tmp_path / "run"),
-            "--epochs",
-            "1",
-            "--steps-per-epoch",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    data = ["--data-dir", str(tiny_mnist), "--output-dir", str(tmp_path / "run")]
+    result = train_cli(*TINY, "--gpus", "all", *data, "--epochs", "1", "--steps-per-epoch", "3")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["strategy"] == "MirroredStrategy" and metrics["num_replicas"] >= 2

@@ -115,7 +115,7 @@ def list_split(data_dir: str | os.PathLike, split: str, skip_bad_images: bool = 
             elif skip_bad_images:
                 unreadable += 1
             else:
-                raise DataError(f"{path}: {verdict}; remove it, or pass --skip-bad-images to skip such files")
+                raise DataError(f"{path}: {verdict}; remove it (train.py --skip-bad-images skips such files)")
         if not labels or labels[-1] != digit:
             raise DataError(f"{digit_dir}: no .png images in this digit folder")
     return Split(split, paths, np.asarray(labels, np.int32), strays, converted, unreadable)

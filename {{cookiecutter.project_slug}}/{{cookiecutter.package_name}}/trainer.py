@@ -119,6 +119,17 @@ def resolve_precision(precision: str, strategy: tf.distribute.Strategy) -> str:
     return "mixed_bfloat16" if on_cpu and cpu_has_bfloat16() else "float32"
 
 
+def build_model_in(precision: str, cfg: Config) -> keras.Model:
+    """The model with `precision` as its layers' dtype policy. Keras reads the policy from a global
+    setting when layers are made: set it for the build only, so no other model inherits it."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        return build_model(cfg.recurrence, cfg.filters, cfg.hidden_size, cfg.dropout)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def masked_sums(logits, targets, mask):
     """Summed cross-entropy, correct predictions and targets over the steps that have a target."""
     ce = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)  # (B, T)
@@ -166,9 +177,8 @@ class Trainer:
         if cfg.deterministic:
             tf.config.experimental.enable_op_determinism()
         self.precision = resolve_precision(cfg.precision, strategy)
-        keras.mixed_precision.set_global_policy(self.precision)
         with strategy.scope():
-            self.model = build_model(cfg.recurrence, cfg.filters, cfg.hidden_size, cfg.dropout)
+            self.model = build_model_in(self.precision, cfg)
             self.optimizer = keras.optimizers.Adam(learning_rate_schedule(cfg, self.steps_per_epoch))
             if self.precision == "mixed_float16":
                 # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
@@ -398,11 +408,7 @@ class Trainer:
         machines without bfloat16 instructions)."""
         if self.precision == "float32":
             return self.model
-        keras.mixed_precision.set_global_policy("float32")
-        try:
-            model = build_model(self.cfg.recurrence, self.cfg.filters, self.cfg.hidden_size, self.cfg.dropout)
-        finally:
-            keras.mixed_precision.set_global_policy(self.precision)
+        model = build_model_in("float32", self.cfg)
         model.set_weights(self.model.get_weights())  # mixed policies keep float32 variables
         return model
 
