@@ -81,6 +81,30 @@ def tiny_png_dir(tmp_path_factory):
     return root
 
 
+# Each recurrence's baked suite once; together they also cover each pruning once. (lstm, all,
+# yes) is the default rendering, whose whole suite runs in test_default_project.py. The baked
+# suites' slow tests (kill -9 and resume, same-seed runs) do not depend on the recurrence except
+# through the layers they save: they run for the default and for conv_rnn, whose layer is ours.
+# Longest first: with two xdist workers, a long suite started last sets the wall time.
+FULL_SUITES = [
+    ("conv_rnn", "0", "yes", ""),  # conv_rnn kept
+    ("conv_lstm", "all", "no", "not slow"),  # visualize pruned
+    ("simple_rnn", "1", "yes", "not slow"),  # distribute pruned
+    ("gru", "0", "no", "not slow"),  # distribute and visualize pruned
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recurrence, gpus, board, marks", FULL_SUITES, ids=["-".join(c[:3]) for c in FULL_SUITES])
+def test_baked_project_passes_its_own_suite(bake, recurrence, gpus, board, marks):
+    project = bake(recurrence=recurrence, num_gpus=gpus, tensorboard=board)
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *(["-m", marks] if marks else [])]
+    result = run(command, cwd=project, timeout=900)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert re.search(r"\d+ passed", summary) and not re.search(r"\d+ (failed|error)", summary), summary
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("recurrence", RECURRENCES)
 def test_every_combination_bakes_lints_and_trains(bake, recurrence, tiny_png_dir, tmp_path):
@@ -124,26 +148,3 @@ def test_every_combination_bakes_lints_and_trains(bake, recurrence, tiny_png_dir
         metrics = json.loads((tmp_path / "runs" / str(i) / "metrics.json").read_text())
         assert metrics["epochs_completed"] == 1, project
         assert metrics["config"]["delay"] == int(project.name.rsplit("-d", 1)[1])
-
-
-# Each recurrence's baked suite once; together they also cover each pruning once. (lstm, all,
-# yes) is the default rendering, whose whole suite runs in test_default_project.py. The baked
-# suites' slow tests (kill -9 and resume, same-seed runs) do not depend on the recurrence except
-# through the layers they save: they run for the default and for conv_rnn, whose layer is ours.
-FULL_SUITES = [
-    ("gru", "0", "no", "not slow"),  # distribute and visualize pruned
-    ("simple_rnn", "1", "yes", "not slow"),  # distribute pruned
-    ("conv_lstm", "all", "no", "not slow"),  # visualize pruned
-    ("conv_rnn", "0", "yes", ""),  # conv_rnn kept
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("recurrence, gpus, board, marks", FULL_SUITES, ids=["-".join(c[:3]) for c in FULL_SUITES])
-def test_baked_project_passes_its_own_suite(bake, recurrence, gpus, board, marks):
-    project = bake(recurrence=recurrence, num_gpus=gpus, tensorboard=board)
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *(["-m", marks] if marks else [])]
-    result = run(command, cwd=project, timeout=900)
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert re.search(r"\d+ passed", summary) and not re.search(r"\d+ (failed|error)", summary), summary
